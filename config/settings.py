@@ -166,13 +166,26 @@ X_FRAME_OPTIONS = "DENY"
 CORS_ALLOW_ALL_ORIGINS = False
 
 REST_FRAMEWORK = {
+    # LocalJWTAuthentication comes first: it passes tokens of the Auth0 issuer on.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.LocalJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "accounts.errors.api_exception_handler",
+    # Number of reverse proxies that append to X-Forwarded-For. With 0 the
+    # throttles key on REMOTE_ADDR, so clients cannot pick their own address.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    # Rates are "<count>/<second|minute|hour|day>", counted in the default cache.
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.str("THROTTLE_LOGIN_RATE", default="10/minute"),
+        "login_ip": env.str("THROTTLE_LOGIN_IP_RATE", default="30/minute"),
+        "login_username": env.str("THROTTLE_LOGIN_USERNAME_RATE", default="100/hour"),
+        "refresh_ip": env.str("THROTTLE_REFRESH_IP_RATE", default="60/minute"),
+        "refresh_user": env.str("THROTTLE_REFRESH_USER_RATE", default="30/minute"),
+    },
 }
 
 SIMPLE_JWT = {
@@ -188,6 +201,8 @@ SIMPLE_JWT = {
     "ISSUER": env.str("JWT_ISSUER", default="meeting-streamer"),
     "AUDIENCE": env.str("JWT_AUDIENCE", default="meeting-streamer-api"),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_CLAIM": "sub",
+    "AUTH_TOKEN_CLASSES": ("accounts.tokens.LocalAccessToken",),
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -205,3 +220,21 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
     },
 }
+
+# Audio streams. Read through streaming.conf at call time.
+TRANSCRIPTION_ENGINE = env.str("TRANSCRIPTION_ENGINE", default="pocketsphinx")
+TRANSCRIPTION_WORKERS = env.int("TRANSCRIPTION_WORKERS", default=2)
+RECORDING_STORAGE = env.str(
+    "RECORDING_STORAGE", default="streaming.recording.filesystem.FileSystemRecordingStorage"
+)
+STREAM_RESUME_WINDOW_SECONDS = env.int("STREAM_RESUME_WINDOW_SECONDS", default=300)
+STREAM_MAX_FRAME_SECONDS = env.float("STREAM_MAX_FRAME_SECONDS", default=1.0)
+STREAM_IDLE_TIMEOUT_SECONDS = env.float("STREAM_IDLE_TIMEOUT_SECONDS", default=30.0)
+STREAM_MAX_DURATION_SECONDS = env.float("STREAM_MAX_DURATION_SECONDS", default=4 * 3600.0)
+STREAM_MAX_CONCURRENT_PER_USER = env.int("STREAM_MAX_CONCURRENT_PER_USER", default=3)
+STREAM_RATE_LIMIT_FACTOR = env.float("STREAM_RATE_LIMIT_FACTOR", default=2.0)
+STREAM_RATE_BURST_SECONDS = env.float("STREAM_RATE_BURST_SECONDS", default=60.0)
+STREAM_ENGINE_BACKLOG_SECONDS = env.float("STREAM_ENGINE_BACKLOG_SECONDS", default=30.0)
+STREAM_WRITE_BACKLOG_SECONDS = env.float("STREAM_WRITE_BACKLOG_SECONDS", default=30.0)
+STREAM_MONTHLY_QUOTA_SECONDS = env.int("STREAM_MONTHLY_QUOTA_SECONDS", default=0)
+STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=10.0)
