@@ -1,0 +1,1 @@
+"""A command-line client for the Meeting Streamer audio WebSocket."""
