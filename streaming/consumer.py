@@ -359,10 +359,13 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
     # Ending
 
     async def fail(self, error: StreamError) -> None:
+        """End the stream after a limit or error; the client may resume unless the stream is used up."""
+        used_up = error.code in ("max_duration", "quota_exceeded", "rate_limited")
         await self.end_stream(
-            StreamSession.Status.COMPLETED if error.close_code != CLOSE_INTERNAL_ERROR
-            else StreamSession.Status.INTERRUPTED,
-            error.close_code or CLOSE_INTERNAL_ERROR, error.code, error=error,
+            StreamSession.Status.COMPLETED if used_up else StreamSession.Status.INTERRUPTED,
+            error.close_code or CLOSE_INTERNAL_ERROR,
+            error.code,
+            error=error,
             summary=error.code in ("max_duration", "quota_exceeded"),
         )
 
