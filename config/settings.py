@@ -238,3 +238,28 @@ STREAM_ENGINE_BACKLOG_SECONDS = env.float("STREAM_ENGINE_BACKLOG_SECONDS", defau
 STREAM_WRITE_BACKLOG_SECONDS = env.float("STREAM_WRITE_BACKLOG_SECONDS", default=30.0)
 STREAM_MONTHLY_QUOTA_SECONDS = env.int("STREAM_MONTHLY_QUOTA_SECONDS", default=0)
 STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=10.0)
+
+# ---------------------------------------------------------------------------
+# Auth0 verification (accounts.auth0). Each value comes from the environment
+# variable of the same name; accounts/auth0/conf.py has the defaults and limits.
+# ---------------------------------------------------------------------------
+from accounts.auth0.conf import read_verification_settings  # noqa: E402
+
+try:
+    _auth0_verification = read_verification_settings(os.environ)
+except ImproperlyConfigured as exc:
+    sys.stderr.write(f"Configuration error: {exc}\n")
+    raise SystemExit(2) from None
+# Asymmetric algorithms accepted in an Auth0 token's header (default RS256).
+AUTH0_ALGORITHMS = _auth0_verification["AUTH0_ALGORITHMS"]
+# Clock skew allowed for exp, nbf and iat, in seconds (default 30, at most 60).
+AUTH0_LEEWAY_SECONDS = _auth0_verification["AUTH0_LEEWAY_SECONDS"]
+# How long fetched signing keys count as fresh (default 600 s).
+AUTH0_JWKS_CACHE_SECONDS = _auth0_verification["AUTH0_JWKS_CACHE_SECONDS"]
+# Minimum time between two JWKS fetches, so unknown kids cannot flood Auth0 (default 60 s).
+AUTH0_JWKS_REFETCH_COOLDOWN_SECONDS = _auth0_verification["AUTH0_JWKS_REFETCH_COOLDOWN_SECONDS"]
+# How long expired keys keep verifying while refreshes fail (default 6 hours).
+AUTH0_JWKS_STALE_GRACE_SECONDS = _auth0_verification["AUTH0_JWKS_STALE_GRACE_SECONDS"]
+# Maximum time for one JWKS download (default 5 s).
+AUTH0_JWKS_FETCH_TIMEOUT_SECONDS = _auth0_verification["AUTH0_JWKS_FETCH_TIMEOUT_SECONDS"]
+del _auth0_verification
