@@ -169,6 +169,7 @@ REST_FRAMEWORK = {
     # LocalJWTAuthentication comes first: it passes tokens of the Auth0 issuer on.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.LocalJWTAuthentication",
+        "accounts.auth0.authentication.Auth0Authentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
