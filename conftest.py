@@ -66,3 +66,33 @@ def daphne_factory(
     yield start
     for server in servers:
         server.stop()
+
+
+# ---------------------------------------------------------------------------
+# Auth0 test issuer, shared by the accounts and streaming tests.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def auth0_issuer(settings):
+    """A local Auth0 stand-in on a free loopback port (``testing.issuer.TestIssuer``).
+
+    In-process code trusts it: ``settings.AUTH0`` points at it and the JWKS
+    client starts empty. For a live server use ``auth0_server``, or pass
+    ``auth0_issuer.env()`` to ``daphne_factory``.
+    """
+    from accounts.auth0.jwks import reset_jwks_client
+    from testing.issuer import TestIssuer
+
+    issuer = TestIssuer(audience=settings.AUTH0["audience"]).start()
+    settings.AUTH0 = issuer.auth0_settings()
+    reset_jwks_client()
+    yield issuer
+    issuer.stop()
+    reset_jwks_client()
+
+
+@pytest.fixture
+def auth0_server(daphne_factory, auth0_issuer) -> DaphneServer:
+    """A live daphne server that trusts ``auth0_issuer``."""
+    return daphne_factory(env=auth0_issuer.env())
