@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from accounts.auth0.local_issuer import JWKS_PATH, LocalIssuer
 
 TEST_AUDIENCE = "https://api.meeting-streamer.test"
-# The longest a hung JWKS response is held, so that a forgotten release cannot stall a test run.
+# Maximum time a hung JWKS response is held, so that a forgotten release cannot stall a test run.
 MAX_HANG_SECONDS = 60.0
 
 
@@ -51,16 +51,16 @@ class TestIssuer(LocalIssuer):
 
     @property
     def fetch_count(self) -> int:
-        """Number of JWKS requests received (whatever was answered)."""
+        """Number of JWKS requests received, whatever the response was."""
         with self._count_lock:
             return self._fetches
 
     def fail(self, status: int = 500) -> None:
-        """Answer JWKS requests with ``status`` until ``recover``."""
+        """Respond to JWKS requests with ``status`` until ``recover``."""
         self._failure_status = status
 
     def hang(self, seconds: float) -> None:
-        """Hold each JWKS response for ``seconds`` (or until ``release``) before answering."""
+        """Delay each JWKS response by ``seconds``, or until ``release``."""
         if seconds > MAX_HANG_SECONDS:
             raise ValueError(f"hang at most {MAX_HANG_SECONDS:g} s")
         self._hang_released.clear()

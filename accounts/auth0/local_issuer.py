@@ -1,6 +1,6 @@
 """A stand-in for an Auth0 tenant on a loopback port, for development and tests.
 
-``LocalIssuer`` holds an RSA key pair, serves its public key at
+``LocalIssuer`` has an RSA key pair, serves its public key at
 ``/.well-known/jwks.json`` (plus a minimal ``/.well-known/openid-configuration``)
 over plain HTTP, and mints RS256 access tokens. Pointing ``AUTH0_DOMAIN``,
 ``AUTH0_ISSUER`` and ``AUTH0_JWKS_URL`` at it (see ``env()``) makes the service
