@@ -29,3 +29,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         check_blacklist_configuration()
+        from accounts import signals  # noqa: F401  (connects the user signal receivers)
