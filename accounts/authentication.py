@@ -11,9 +11,8 @@ from rest_framework.request import Request
 
 from accounts.exceptions import TokenInvalid, TokenRevoked
 from accounts.identity import VerifiedToken
-from accounts.revocation import is_revoked
+from accounts.revocation import is_token_revoked
 from accounts.tokens import (
-    FAMILY_CLAIM,
     decode_access_token,
     expires_at,
     issued_at,
@@ -68,13 +67,7 @@ def authenticate_local_token(encoded: str) -> tuple[object, VerifiedToken]:
         issued_at=issued_at(token),
         claims=dict(token.payload),
     )
-    revoked = is_revoked(
-        user=user,
-        revocation_id=identity.revocation_id,
-        issued_at=identity.issued_at,
-        family_id=token.get(FAMILY_CLAIM),
-    )
-    if revoked:
+    if is_token_revoked(user, identity):
         logger.info(
             "Rejected revoked access token %s of user %s", identity.revocation_id, identity.subject
         )

@@ -7,10 +7,11 @@ the group ``user_group_name(user.pk)``, which the user's open WebSockets join::
     {"type": "auth.revoked", "revocation_id": str | None,
      "issued_before": float | None, "user_disabled": bool}
 
-A socket closes when ``revocation_id`` equals its token's revocation id, or
-``family:<fam>`` for a local token whose ``fam`` claim is that family, when its
-token was issued before ``issued_before`` (epoch seconds), or when
-``user_disabled`` is true.
+A socket closes when ``revocation_id`` is in ``revocation_ids(token)`` (the
+token's own id, or ``family:<fam>`` for a local token of that login family),
+when its token was issued before ``issued_before`` (epoch seconds), or when
+``user_disabled`` is true. ``is_token_revoked(user, token)`` is the matching
+database check for a VerifiedToken.
 
 All functions here are synchronous. Call them from async code through
 ``sync_to_async``, because the broadcast uses ``async_to_sync``.
@@ -32,11 +33,14 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from accounts.identity import VerifiedToken
 from accounts.models import RevokedToken
 
 logger = logging.getLogger(__name__)
 
 FAMILY_PREFIX = "family:"
+# The claim that carries a local token's family id. accounts.tokens sets it.
+FAMILY_CLAIM = "fam"
 BROADCAST_TIMEOUT_SECONDS = 2.0
 
 
@@ -72,6 +76,27 @@ def is_revoked(
     if family_id:
         keys.append(family_revocation_id(family_id))
     return RevokedToken.objects.filter(revocation_id__in=keys).exists()
+
+
+def revocation_ids(token: VerifiedToken) -> frozenset[str]:
+    """Return every revocation id that revokes ``token``: its own, and its family's if it has one.
+
+    An ``auth.revoked`` event whose ``revocation_id`` is in this set applies to the token.
+    """
+    family_id = token.claims.get(FAMILY_CLAIM)
+    if not family_id:
+        return frozenset({token.revocation_id})
+    return frozenset({token.revocation_id, family_revocation_id(family_id)})
+
+
+def is_token_revoked(user, token: VerifiedToken) -> bool:
+    """Apply is_revoked to a verified token, including its family for a local token."""
+    return is_revoked(
+        user=user,
+        revocation_id=token.revocation_id,
+        issued_at=token.issued_at,
+        family_id=token.claims.get(FAMILY_CLAIM),
+    )
 
 
 def revoke_token(
@@ -168,7 +193,7 @@ def revoke_all_tokens(user, reason: str) -> None:
 
 
 def revoke_all_for_disabled_user(user, reason: str) -> None:
-    """Like revoke_all_tokens, and tell open WebSockets that the user is disabled."""
+    """Revoke like revoke_all_tokens, with ``user_disabled: True`` in the broadcast."""
     _revoke_all(user, reason, user_disabled=True)
 
 

@@ -24,8 +24,8 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts.exceptions import TokenExpired, TokenInvalid
 from accounts.models import TokenFamilyMember
+from accounts.revocation import FAMILY_CLAIM
 
-FAMILY_CLAIM = "fam"
 
 
 class _LocalClaimsMixin:

@@ -72,9 +72,9 @@ def test_deleted_user_tokens_revoked(api_client, user, tokens):
 
     assert me(api_client, second["access"]).json()["error"] == "token_revoked"
     assert refresh(api_client, second["refresh"]).json()["error"] == "token_revoked"
-    kept = RevokedToken.objects.filter(revocation_id__in=revoked_ids)
-    assert kept.count() == len(revoked_ids)
-    assert not kept.exclude(user=None).exists()
+    remaining = RevokedToken.objects.filter(revocation_id__in=revoked_ids)
+    assert remaining.count() == len(revoked_ids)
+    assert not remaining.exclude(user=None).exists()
 
 
 def test_password_change_revokes_tokens(api_client, user, tokens):
