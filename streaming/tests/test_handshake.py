@@ -145,7 +145,7 @@ ORIGIN_CASES = {
     "http_default_port_is_not_https": ("http://app.example.com:443", 403),
     "localhost_other_port": ("http://localhost:3001", 403),
     "with_path": ("https://app.example.com/path", 403),
-    # Autobahn, under daphne, answers 400 itself to an Origin that is not a URL.
+    # Autobahn, under daphne, responds with 400 itself to an Origin that is not a URL.
     "not_an_origin": ("app.example.com", 400),
 }
 
@@ -277,8 +277,8 @@ def test_oversized_header_rejected_quickly(daphne_factory, auth0_issuer):
 
     outcome, elapsed, after = asyncio.run(run())
 
-    # Daphne's HTTP parser (Twisted) rejects header lines over 16 KB before the
-    # application runs; the server must answer quickly and keep serving.
+    # Daphne's HTTP parser (Twisted) drops requests whose headers exceed 16 KB
+    # before the application runs. The server must do so quickly and keep serving.
     assert not (isinstance(outcome, Outcome) and outcome.subprotocol is not None)
     assert elapsed < 5.0
     assert after.error_code == "token_missing"

@@ -1,4 +1,4 @@
-"""JWKS fetching as a live daphne sees it: caching, rotation, outages and a hanging endpoint.
+"""JWKS fetching by a live daphne: caching, rotation, outages and a hanging endpoint.
 
 The issuer runs in the test process and daphne fetches its JWKS over loopback
 HTTP, so ``auth0_issuer.fetch_count`` counts daphne's real requests.
@@ -235,7 +235,7 @@ def test_hanging_jwks_delays_no_other_request(daphne_factory, auth0_issuer):
     # A handshake needing the hung fetch gives up before daphne's 5 s handshake timeout.
     assert measured["unknown"].close_code == 4503
     assert measured["unknown_seconds"] < 5.0
-    # The blocked REST request waited for the fetch and ended when the issuer answered.
+    # The blocked REST request waited for the fetch and ended once the issuer responded.
     assert blocked["status"] == 401
     assert auth0_issuer.fetch_count == 2
 
