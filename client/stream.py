@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import websockets
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidMessage
 
 from streaming.audio.format import AudioFormat
 
@@ -49,6 +49,7 @@ class AudioStreamClient:
     # Test hook: called with the byte offset of each frame before it is sent.
     before_frame: Callable[[int], None] | None = None
     finals: list[dict] = field(default_factory=list)
+    socket: object | None = None
 
     def connect_url(self) -> str:
         params = {
@@ -67,7 +68,7 @@ class AudioStreamClient:
             try:
                 summary = await self._one_connection()
                 return StreamOutcome(self.stream_id or "", summary, self.finals, reconnects)
-            except (ConnectionClosed, OSError, asyncio.TimeoutError) as exc:
+            except (ConnectionClosed, InvalidMessage, OSError, asyncio.TimeoutError) as exc:
                 code = getattr(getattr(exc, "rcvd", None), "code", 1006)
                 if self.stream_id is None or code not in RESUMABLE_CLOSE_CODES:
                     raise
@@ -82,6 +83,7 @@ class AudioStreamClient:
         async with websockets.connect(
             self.connect_url(), additional_headers=headers, max_size=2**22, open_timeout=20
         ) as socket:
+            self.socket = socket
             ready = await self._expect_ready(socket)
             offset = ready["bytes"]
             sender = asyncio.create_task(self._send_audio(socket, offset))

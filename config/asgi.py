@@ -15,9 +15,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from config.close_codes import allow_server_close_codes  # noqa: E402
+
 from streaming.auth import WebSocketAuthMiddleware  # noqa: E402
 from streaming.routing import websocket_urlpatterns  # noqa: E402
 from streaming.security import OriginCheckMiddleware  # noqa: E402
+
+allow_server_close_codes()
 
 application = ProtocolTypeRouter(
     {

@@ -396,7 +396,7 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
             logger.info("Stream %s: dropped %d bytes of a partial sample", self.stream_id, len(self.aligner.pending))
         if self.transcriber is not None:
             self.provisional_results = status == StreamSession.Status.INTERRUPTED
-            await self.transcriber.close()
+            await self.transcriber.close(discard_pending=self.provisional_results)
         await self.results.join()
         self.result_task.cancel()
         self.watchdog_task.cancel()

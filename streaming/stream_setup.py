@@ -22,7 +22,9 @@ from streaming.recording.base import RecordingBusyError, RecordingWriter
 logger = logging.getLogger(__name__)
 
 DEFAULT_LANGUAGE = "en"
-TAKEOVER_WAIT_SECONDS = 5.0
+# daphne drops a WebSocket that is not accepted within 5 s (--websocket_connect_timeout),
+# so waiting for an older connection to let go must end well before that.
+TAKEOVER_WAIT_SECONDS = 3.0
 REPLAY_CHUNK_BYTES = 64 * 1024
 
 

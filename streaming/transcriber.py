@@ -59,6 +59,7 @@ class Transcriber:
         self._skips: list[tuple[float, float]] = []
         self._wakeup = asyncio.Event()
         self._closing = False
+        self._discarding = False
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.failed = False
@@ -93,9 +94,18 @@ class Transcriber:
             self._queue.append(_FINALIZE)
             self._wakeup.set()
 
-    async def close(self) -> None:
-        """Transcribe what is queued, flush the engine's final results and release it."""
+    async def close(self, *, discard_pending: bool = False) -> None:
+        """Transcribe what is queued, flush the engine's final results and release it.
+
+        With ``discard_pending`` the audio still waiting (including a replay in
+        progress) is dropped, so that an interrupted stream is released at once:
+        its transcript is produced again from the recording when it resumes.
+        """
         self._closing = True
+        if discard_pending:
+            self._discarding = True
+            self._queue.clear()
+            self._backlog_bytes = 0
         self._wakeup.set()
         if self._task is not None:
             await asyncio.shield(self._task)
@@ -128,7 +138,7 @@ class Transcriber:
         # real time), so live audio of a long resumed stream may wait behind
         # it long enough to be skipped by the backlog limit.
         chunks = iter(await self._call(replay))
-        while not self.failed and not self._closing:
+        while not self.failed and not self._discarding:
             chunk = await self._call(next, chunks, None)
             if chunk is None:
                 break
