@@ -1,0 +1,1 @@
+"""Pluggable speech engines that turn stream audio into transcript results."""
