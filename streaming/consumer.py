@@ -37,6 +37,8 @@ from streaming.transcriber import Transcriber, engine_executor
 logger = logging.getLogger(__name__)
 
 WATCHDOG_INTERVAL_SECONDS = 0.5
+# How long a stream waits for the recording to catch up before it gives up.
+STORAGE_STALL_SECONDS = 10.0
 
 
 class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
@@ -215,6 +217,8 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
         try:
             if data:
                 self.pipe.put(data)
+            if self.pipe.is_full:
+                await self.pipe.wait_for_room(STORAGE_STALL_SECONDS)
         except StreamError as error:
             await self.fail(error)
             return
@@ -277,6 +281,12 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
                 self.results.task_done()
 
     async def deliver_result(self, result: TranscriptResult, replayed: bool) -> None:
+        """Store a final result and send it, unless the client already has it.
+
+        Results of a replay are not sent again. Results flushed while an
+        interrupted stream ends are stored as provisional and not sent: the
+        client resumes and then receives the whole utterance.
+        """
         if result.is_final:
             index = self.final_index
             self.final_index += 1
@@ -285,7 +295,7 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
             await database_sync_to_async(sessions.add_segment)(
                 self.stream.session.id, index, result, self.provisional_results
             )
-        elif replayed:
+        if replayed or self.provisional_results:
             return
         await self.send_json_message(
             "Transcript",

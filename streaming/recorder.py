@@ -36,6 +36,7 @@ class RecordingPipe:
         self._max_pending_bytes = max_pending_bytes
         self._pending = bytearray()
         self._wakeup = asyncio.Event()
+        self._room = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task | None = None
         self.failure: BaseException | None = None
@@ -59,15 +60,31 @@ class RecordingPipe:
                 "the recording could not be written; reconnect with stream_id to resume",
                 CLOSE_INTERNAL_ERROR,
             )
-        if len(self._pending) + len(data) > self._max_pending_bytes:
-            raise StreamError(
-                "storage_backlog",
-                "audio arrives faster than it can be stored; reconnect with stream_id to "
-                "resume from the last Ack",
-                CLOSE_INTERNAL_ERROR,
-            )
         self._pending += data
         self._wakeup.set()
+
+    @property
+    def is_full(self) -> bool:
+        return len(self._pending) > self._max_pending_bytes
+
+    async def wait_for_room(self, timeout: float) -> None:
+        """Wait until the queued audio is below half the limit.
+
+        The caller stops reading frames meanwhile, so a client that sends
+        faster than the disk writes is slowed down instead of cut off. Raises
+        StreamError when the storage makes no room within ``timeout`` seconds.
+        """
+        self._room.clear()
+        try:
+            await asyncio.wait_for(self._room.wait(), timeout)
+        except asyncio.TimeoutError:
+            logger.error("Recording writes stalled for %.0f s", timeout)
+            raise StreamError(
+                "storage_backlog",
+                "the recording cannot keep up with the audio sent; reconnect with stream_id "
+                "to resume from the last Ack",
+                CLOSE_INTERNAL_ERROR,
+            ) from None
 
     async def drain(self) -> None:
         """Write everything queued, then stop. Safe to call more than once."""
@@ -89,8 +106,11 @@ class RecordingPipe:
                 except Exception as exc:  # noqa: BLE001  (any storage failure ends the stream)
                     logger.exception("Recording write failed (%d bytes lost)", len(data))
                     self.failure = exc
+                    self._room.set()
                     break
                 await self._on_stored(data, total)
+                if len(self._pending) <= self._max_pending_bytes // 2:
+                    self._room.set()
             if self._closing or self.failure is not None:
                 return
 

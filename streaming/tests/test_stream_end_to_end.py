@@ -13,7 +13,15 @@ RECORDINGS = ["brooklyn-bridge-16k.wav", "commercial-call-8k.wav", "testing-123-
 
 @pytest.fixture
 def pocketsphinx_server(daphne_factory, auth0_issuer):
-    return daphne_factory(env={**auth0_issuer.env(), "TRANSCRIPTION_ENGINE": "pocketsphinx"})
+    # The tests send whole recordings at once, faster than the engine decodes,
+    # so the engine's backlog must hold a whole recording for nothing to be skipped.
+    return daphne_factory(
+        env={
+            **auth0_issuer.env(),
+            "TRANSCRIPTION_ENGINE": "pocketsphinx",
+            "STREAM_ENGINE_BACKLOG_SECONDS": "600",
+        }
+    )
 
 
 @pytest.mark.parametrize("name", RECORDINGS)

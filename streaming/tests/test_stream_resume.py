@@ -37,7 +37,7 @@ def drop_at(client: AudioStreamClient, offsets: list[int]):
 
 @pytest.mark.parametrize("name", ["jfk-16k.wav", "preamble-mulaw-8k.wav"])
 def test_dropped_connection_resumes_losslessly(daphne_factory, auth0_issuer, name):
-    server = daphne_factory(env={**auth0_issuer.env(), "TRANSCRIPTION_ENGINE": "pocketsphinx"})
+    server = daphne_factory(env={**auth0_issuer.env(), "TRANSCRIPTION_ENGINE": "pocketsphinx", "STREAM_ENGINE_BACKLOG_SECONDS": "600"})
     token = auth0_issuer.mint("auth0|mobile")
     audio_format, audio = load_audio(name)
     client = AudioStreamClient(server.ws_url, token, audio, audio_format, speed=0)
@@ -136,7 +136,7 @@ def test_sigterm_closes_streams_for_resume(daphne_factory, auth0_issuer):
 @pytest.mark.redis
 @pytest.mark.postgres
 def test_resume_on_other_process_sharing_redis(daphne_factory, auth0_issuer):
-    env = {**auth0_issuer.env(), "TRANSCRIPTION_ENGINE": "pocketsphinx"}
+    env = {**auth0_issuer.env(), "TRANSCRIPTION_ENGINE": "pocketsphinx", "STREAM_ENGINE_BACKLOG_SECONDS": "600"}
     first = daphne_factory(env=env)
     second = daphne_factory(env=env)
     token = auth0_issuer.mint("auth0|roaming")
