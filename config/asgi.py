@@ -2,7 +2,7 @@
 
 A WebSocket handshake passes the origin check first (HTTP 403 for an origin not
 in WEBSOCKET_ALLOWED_ORIGINS), then Auth0 authentication (an Error frame and
-close 4401, 4403 or 4503 on failure), and only then reaches the URL router.
+close 4401, 4403 or 1013 on failure), and only then reaches the URL router.
 """
 
 import os

@@ -18,9 +18,8 @@ from ``subprotocols``.
 On failure the handshake is accepted only to send one text frame
 ``{"type": "Error", "code": ..., "message": ...}`` and to close. The close code
 is 4401 when the token is missing, invalid, expired or revoked, 4403 when it is
-valid but not allowed, and 4503 when the signing keys are unavailable
-(``accounts.auth0.errors.CLOSE_UNAVAILABLE`` explains why not 1013). The inner
-application never runs.
+valid but not allowed, and 1013 (try again later) when the signing keys are
+unavailable. The inner application never runs.
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ logger = logging.getLogger(__name__)
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
 QUERY_TOKEN_PARAMETERS = ("token", "access_token")
 # Daphne rejects a handshake that is not accepted within --websocket_connect_timeout
-# (5 s by default) with HTTP 403, so authentication gives up earlier and closes with 4503.
+# (5 s by default) with HTTP 403, so authentication gives up earlier and closes with 1013.
 HANDSHAKE_AUTH_TIMEOUT_SECONDS = 4.0
 STRIPPED_HEADERS = (b"authorization", b"sec-websocket-protocol")
 

@@ -16,7 +16,7 @@ Codes:
 - ``forbidden`` (403, 4403): the token is valid and its user is active, but it
   may not be used for this request. Today that is a re-authorization on an open
   WebSocket with a token for a different subject.
-- ``auth_unavailable`` (503, 4503): no signing keys are available because the
+- ``auth_unavailable`` (503, 1013): no signing keys are available because the
   JWKS endpoint cannot be reached and no cached keys are left. Retry later.
 """
 
@@ -26,10 +26,9 @@ from typing import ClassVar
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
-# Not 1013 ("try again later"): daphne closes through Autobahn (26.11), whose
-# sendClose rejects every application code except 1000 and 3000-4999, and the
-# rejected close turns into 1011. 4503 follows this API's 4000 + HTTP status codes.
-CLOSE_UNAVAILABLE = 4503
+# "Try again later". Autobahn, under daphne, rejects this code unless
+# config.close_codes.allow_server_close_codes() has run, as config/asgi.py does.
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 class AuthError(Exception):
@@ -76,7 +75,7 @@ class ForbiddenError(AuthError):
 class AuthUnavailableError(AuthError):
     code = "auth_unavailable"
     http_status = 503
-    close_code = CLOSE_UNAVAILABLE
+    close_code = CLOSE_TRY_AGAIN_LATER
     default_message = (
         "Tokens cannot be verified right now because the signing keys are unavailable; "
         "retry in a minute."

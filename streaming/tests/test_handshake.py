@@ -357,7 +357,7 @@ def test_malformed_authorization_rejected(daphne_factory, auth0_issuer):
     assert twice.error_code == "token_invalid"
 
 
-def test_no_keys_closes_with_unavailable(daphne_factory, auth0_issuer):
+def test_no_keys_closes_with_try_again_later(daphne_factory, auth0_issuer):
     auth0_issuer.fail(503)
     server = daphne_factory(env=live_env(auth0_issuer))
     token = auth0_issuer.mint("auth0|alice")
@@ -365,7 +365,7 @@ def test_no_keys_closes_with_unavailable(daphne_factory, auth0_issuer):
     outcome = asyncio.run(attempt(audio_url(server), headers=auth_headers(token)))
 
     assert outcome.error_code == "auth_unavailable"
-    assert outcome.close_code == 4503
+    assert outcome.close_code == 1013
     assert "Exception inside application" not in server.logs()
 
 

@@ -133,7 +133,7 @@ def test_outage_serves_stale_keys_then_unavailable(daphne_factory, auth0_issuer)
     assert expired_rest.status_code == 503
     assert expired_rest.json()["error"] == "auth_unavailable"
     assert expired_ws.error_code == "auth_unavailable"
-    assert expired_ws.close_code == 4503
+    assert expired_ws.close_code == 1013
     assert "JWKS fetch from" in server.logs()
     assert "Traceback" not in server.logs()
 
@@ -233,7 +233,7 @@ def test_hanging_jwks_delays_no_other_request(daphne_factory, auth0_issuer):
     assert measured["max_rest_seconds"] < 1.0
     assert measured["handshake_seconds"] < 1.0
     # A handshake needing the hung fetch gives up before daphne's 5 s handshake timeout.
-    assert measured["unknown"].close_code == 4503
+    assert measured["unknown"].close_code == 1013
     assert measured["unknown_seconds"] < 5.0
     # The blocked REST request waited for the fetch and ended once the issuer responded.
     assert blocked["status"] == 401
