@@ -116,6 +116,11 @@ if REDIS_URL:
                     {
                         "address": REDIS_URL,
                         "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=1000),
+                        # Every consumer waits for messages with a 5 s BZPOPMIN
+                        # (channels-redis 4.3). redis-py 8 also ends reads after 5 s
+                        # by default, so an empty reply that came late raised
+                        # TimeoutError and closed the stream with 1011.
+                        "socket_timeout": 15,
                     }
                 ],
                 "prefix": env.str("CHANNEL_LAYER_PREFIX", default="meeting-streamer"),
