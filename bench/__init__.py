@@ -1,0 +1,1 @@
+"""Capacity benchmark of the audio WebSocket and the REST API: ``python -m bench``."""
