@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 from functools import cache
-from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -19,18 +16,9 @@ from client.stream import AudioStreamClient, StreamOutcome
 from streaming.audio.format import AudioFormat
 from streaming.audio.wav import parse_header, read_wav
 from streaming.engines.decode import final_text, transcribe_file
+from streaming.tests import audio_file
 
 TIMEOUT_SECONDS = 30.0
-AUDIO_DIR = Path(
-    os.environ.get("MEETING_AUDIO_DIR", Path(__file__).resolve().parents[3] / "shared" / "audio")
-)
-
-
-def audio_file(name: str) -> Path:
-    path = AUDIO_DIR / name
-    if not path.is_file():
-        pytest.skip(f"recording {path} not found: set MEETING_AUDIO_DIR to the folder of test recordings")
-    return path
 
 
 def load_audio(name: str) -> tuple[AudioFormat, bytes]:

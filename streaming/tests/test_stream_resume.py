@@ -10,6 +10,7 @@ import pytest
 
 from client.stream import AudioStreamClient
 from streaming.tests.live import (
+    api_get,
     direct_transcript,
     download_recording,
     load_audio,
@@ -160,3 +161,29 @@ def test_resume_on_other_process_sharing_redis(daphne_factory, auth0_issuer):
     _, stored = download_recording(second, token, stream_id)
     assert stored == audio
     assert outcome.summary["transcript"] == direct_transcript("jfk-16k.wav")
+
+
+def test_frames_queued_at_close_are_stored(daphne_factory, auth0_issuer):
+    server = daphne_factory(env={**auth0_issuer.env(), "TRANSCRIPTION_ENGINE": "none"})
+    token = auth0_issuer.mint("auth0|hasty")
+    audio_format, audio = load_audio("jfk-16k.wav")
+
+    async def scenario() -> str:
+        socket, ready = await open_stream(server, token, **format_params(audio_format))
+        for start in range(0, len(audio), 3200):
+            await socket.send(audio[start : start + 3200])
+        # Close at once: most frames are still queued on the server and their
+        # Acks can no longer be sent.
+        await socket.close()
+        return ready["stream_id"]
+
+    stream_id = run(scenario())
+    detail = None
+    for _ in range(50):
+        detail = api_get(server, token, f"/api/streams/{stream_id}/").json()
+        if detail["status"] != "active":
+            break
+        run(asyncio.sleep(0.1))
+    assert detail["status"] == "interrupted"
+    _, stored = download_recording(server, token, stream_id)
+    assert stored == audio
