@@ -50,7 +50,12 @@ def _install_handler() -> None:
     def on_sigterm(signum, frame) -> None:
         loop.call_soon_threadsafe(lambda: loop.create_task(_shutdown(signum, frame)))
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:
+        # Only the main thread may install signal handlers; under a server
+        # that runs the event loop elsewhere, streams end with the process.
+        logger.warning("SIGTERM handler not installed: the event loop is not on the main thread")
 
 
 async def _shutdown(signum, frame) -> None:
