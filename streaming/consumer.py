@@ -12,6 +12,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from streaming import conf, sessions, shutdown
 from streaming.audio.format import SampleAligner
 from streaming.engines.base import TranscriptResult
+from streaming.engines.none import NullEngine
 from streaming.engines.registry import get_engine_class
 from streaming.limits import RealTimeRateLimit
 from streaming.models import StreamSession
@@ -149,6 +150,9 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
     async def start_transcriber(self) -> Transcriber | None:
         stream = self.stream
         engine_class = get_engine_class(stream.session.engine)
+        if engine_class is NullEngine:
+            # It never delivers a result, so feeding it would only cost a thread hop per Ack.
+            return None
         transcriber = Transcriber(
             engine_class(stream.audio_format, stream.language),
             engine_executor(conf.engine_workers()),
