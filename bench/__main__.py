@@ -15,10 +15,11 @@ from pathlib import Path
 
 from bench.database import DEFAULT_DATABASE_NAME
 from bench.load_step import StepTiming
-from bench.report import format_report, machine_info, summarize, write_json
+from bench.report import format_report, machine_info, source_revision, summarize, write_json
 from bench.run import DEFAULT_STEPS, DEFAULT_TRANSCRIPTION_STEPS, PARTS, BenchOptions, run_benchmark
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 
 
 def _counts(text: str) -> list[int]:
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results = run_benchmark(options)
     results["machine"] = machine
+    results["source"] = source_revision(PROJECT_ROOT)
     results["command"] = " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)])
     results["duration_seconds"] = round(time.monotonic() - started, 1)
     results["summary"] = summarize(results)

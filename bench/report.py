@@ -7,6 +7,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
@@ -42,6 +43,16 @@ def machine_info() -> dict:
         "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
         "packages": {name: _version(name) for name in PACKAGES},
     }
+
+
+def source_revision(project_root: Path) -> dict:
+    """Return the git commit of the code under test and the files changed since it."""
+    def git(*args: str) -> str:
+        completed = subprocess.run(["git", *args], cwd=project_root, capture_output=True, text=True, timeout=30)
+        return completed.stdout.rstrip("\n") if completed.returncode == 0 else ""
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
+    return {"commit": git("rev-parse", "HEAD") or None, "uncommitted_changes": changed}
 
 
 def _version(package: str) -> str | None:
