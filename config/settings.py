@@ -230,6 +230,7 @@ LOGGING = {
 # Audio streams. Read through streaming.conf at call time.
 TRANSCRIPTION_ENGINE = env.str("TRANSCRIPTION_ENGINE", default="pocketsphinx")
 TRANSCRIPTION_WORKERS = env.int("TRANSCRIPTION_WORKERS", default=2)
+TRANSCRIPTION_MAX_STREAMS = env.int("TRANSCRIPTION_MAX_STREAMS", default=16)
 RECORDING_STORAGE = env.str(
     "RECORDING_STORAGE", default="streaming.recording.filesystem.FileSystemRecordingStorage"
 )

@@ -44,3 +44,7 @@ def engine_name() -> str:
 
 def engine_workers() -> int:
     return settings.TRANSCRIPTION_WORKERS
+
+
+def engine_max_streams() -> int:
+    return settings.TRANSCRIPTION_MAX_STREAMS

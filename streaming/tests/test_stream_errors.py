@@ -246,3 +246,34 @@ def test_monthly_quota(daphne_factory, auth0_issuer):
     assert close_code == 4429
     assert refusal["code"] == "quota_exceeded"
     assert refusal_code == 4429
+
+
+def test_engine_limit_records_without_transcripts(daphne_factory, auth0_issuer):
+    server = daphne_factory(
+        env={**auth0_issuer.env(), "TRANSCRIPTION_ENGINE": "pocketsphinx", "TRANSCRIPTION_MAX_STREAMS": "1"}
+    )
+    first_token = auth0_issuer.mint("auth0|first-caller")
+    second_token = auth0_issuer.mint("auth0|second-caller")
+
+    async def scenario():
+        first, first_ready = await open_stream(server, first_token)
+        second, second_ready = await open_stream(server, second_token)
+        warning = await wait_for_message(second, "Warning")
+        await second.send(b"\x00\x00" * 800)
+        ack = await wait_for_message(second, "Ack")
+        for socket in (first, second):
+            await socket.send(json.dumps({"type": "CloseStream"}))
+            await read_until_close(socket)
+        third, third_ready = await open_stream(server, second_token)
+        await third.send(json.dumps({"type": "CloseStream"}))
+        third_messages = await read_until_close(third)
+        return first_ready, second_ready, warning, ack, third_ready, third_messages
+
+    first_ready, second_ready, warning, ack, third_ready, third_messages = run(scenario())
+    assert first_ready["type"] == "Ready"
+    assert second_ready["type"] == "Ready"
+    assert warning["code"] == "transcription_unavailable"
+    assert ack["bytes"] == 1600
+    # Both slots were released, so a later stream is transcribed again.
+    assert third_ready["type"] == "Ready"
+    assert all(message["type"] != "Warning" for message in third_messages)
