@@ -45,10 +45,8 @@ class StreamDetail(OwnStreamsMixin, generics.RetrieveDestroyAPIView):
     def perform_destroy(self, instance: StreamSession) -> None:
         if instance.status == StreamSession.Status.ACTIVE and instance.owner_channel:
             raise StreamActive()
-        storage = get_recording_storage()
         stream_id = str(instance.id)
-        if storage.exists(stream_id):
-            storage.delete(stream_id)
+        # The post_delete signal removes the recording.
         instance.delete()
         logger.info("Stream %s deleted by user %s", stream_id, self.request.user.pk)
 

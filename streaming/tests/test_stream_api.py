@@ -8,6 +8,7 @@ import json
 import httpx
 import pytest
 from django.db import connection
+from django.test import override_settings
 
 from streaming.tests.live import (
     api_get,
@@ -159,3 +160,19 @@ def test_connections_do_not_leak_database_connections(server, auth0_issuer):
     run(connect_many(200), timeout=300)
     after = backend_count()
     assert after <= before + 2
+
+
+def test_deleting_user_removes_recordings(server, auth0_issuer, tmp_path):
+    from accounts.models import User
+    from streaming.models import StreamSession
+
+    token = auth0_issuer.mint("auth0|leaving")
+    outcome, _ = stream_file(server, token, "brooklyn-bridge-16k.wav")
+    recording = tmp_path / "media" / "recordings" / f"{outcome.stream_id}.wav"
+    assert recording.is_file()
+
+    with override_settings(MEDIA_ROOT=tmp_path / "media"):
+        User.objects.get(auth0_sub="auth0|leaving").delete()
+
+    assert not StreamSession.objects.filter(id=outcome.stream_id).exists()
+    assert not recording.exists()
