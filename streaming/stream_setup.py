@@ -14,7 +14,7 @@ from streaming.audio.format import AudioFormat, AudioFormatError, parse_audio_fo
 from streaming.audio.wav import parse_header
 from streaming.engines.registry import get_engine_class
 from streaming.models import StreamSession
-from streaming.protocol import CLOSE_BAD_REQUEST, CLOSE_TOO_MANY, StreamError
+from streaming.protocol import CLOSE_BAD_REQUEST, CLOSE_TOO_MANY, CLOSE_TRY_AGAIN_LATER, StreamError
 from streaming.recorder import run_io
 from streaming.recording import get_recording_storage
 from streaming.recording.base import RecordingBusyError, RecordingWriter
@@ -120,7 +120,14 @@ async def open_resumed(user, stream_id: str, params: dict[str, str], owner: str,
 
     await take_over(session, owner, channel_layer)
     delivered = await database_sync_to_async(sessions.final_segment_count)(session.id)
-    writer = await open_for_append(str(session.id), audio_format)
+    try:
+        writer = await open_for_append(str(session.id), audio_format)
+    except StreamError as error:
+        # Let go of the claim so that the next attempt need not wait for this connection.
+        await database_sync_to_async(sessions.finish)(
+            session.id, StreamSession.Status.INTERRUPTED, error.close_code, error.code, owner
+        )
+        raise
     logger.info(
         "Stream %s resumed by user %s at %d bytes", session.id, user.pk, writer.bytes_stored
     )
@@ -170,7 +177,13 @@ async def open_for_append(stream_id: str, audio_format: AudioFormat) -> Recordin
             return await run_io(storage.open_append, stream_id, audio_format)
         except RecordingBusyError:
             if asyncio.get_running_loop().time() > deadline:
-                raise
+                logger.warning("Stream %s: recording still held by another connection", stream_id)
+                raise StreamError(
+                    "stream_busy",
+                    "the previous connection of this stream has not released it yet; "
+                    "retry in a few seconds",
+                    CLOSE_TRY_AGAIN_LATER,
+                ) from None
             await asyncio.sleep(0.1)
 
 
