@@ -32,6 +32,26 @@ def _counts(text: str) -> list[int]:
     return counts
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number above 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an integer of 1 or more")
+    return value
+
+
 def _parts(text: str) -> tuple[str, ...]:
     parts = tuple(part.strip() for part in text.split(",") if part.strip())
     unknown = sorted(set(parts) - set(PARTS))
@@ -45,22 +65,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     joined = ",".join
     parser.add_argument("--steps", type=_counts, default=list(DEFAULT_STEPS),
                         help=f"stream counts of the capacity ladder (default: {joined(map(str, DEFAULT_STEPS))})")
-    parser.add_argument("--max-streams", type=int, default=1500,
-                        help="cap on concurrent streams; steps above it are skipped (default: 1500)")
-    parser.add_argument("--window", type=float, default=8.0,
+    parser.add_argument("--max-streams", type=_positive_int, default=1000,
+                        help="cap on concurrent streams; steps above it are skipped (default: 1000)")
+    parser.add_argument("--window", type=_positive_float, default=8.0,
                         help="measured seconds per ladder step, after the warm-up (default: 8)")
-    parser.add_argument("--warmup", type=float, default=3.0,
+    parser.add_argument("--warmup", type=_positive_float, default=3.0,
                         help="seconds of streaming before each window (default: 3)")
+
     parser.add_argument("--transcription-steps", type=_counts, default=list(DEFAULT_TRANSCRIPTION_STEPS),
                         help=f"stream counts with pocketsphinx (default: {joined(map(str, DEFAULT_TRANSCRIPTION_STEPS))})")
-    parser.add_argument("--max-transcribed-streams", type=int, default=16,
+    parser.add_argument("--max-transcribed-streams", type=_positive_int, default=16,
                         help="cap on pocketsphinx streams (default: 16)")
-    parser.add_argument("--transcription-window", type=float, default=15.0,
+    parser.add_argument("--transcription-window", type=_positive_float, default=15.0,
                         help="measured seconds per pocketsphinx step (default: 15)")
-    parser.add_argument("--phase-seconds", type=float, default=4.0,
+
+    parser.add_argument("--phase-seconds", type=_positive_float, default=4.0,
                         help="seconds per handshake or REST measurement (default: 4)")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=_positive_int, default=3,
                         help="rounds of the handshake and REST measurements; the median is reported (default: 3)")
+
     parser.add_argument("--parts", type=_parts, default=PARTS,
                         help=f"comma-separated parts to run (default: {joined(PARTS)})")
     parser.add_argument("--audio", type=Path,

@@ -29,7 +29,7 @@ from bench.transcription import run_transcription_ladder
 logger = logging.getLogger(__name__)
 
 PARTS = ("streams", "handshakes", "rest", "transcription")
-DEFAULT_STEPS = (50, 100, 200, 300, 400, 500, 750, 1000, 1500)
+DEFAULT_STEPS = (50, 100, 200, 300, 400, 500, 750, 1000)
 # Stream counts at which Ack latency is always reported, even past the capacity.
 REPORT_POINTS = (50, 200, 500)
 DEFAULT_TRANSCRIPTION_STEPS = (1, 2, 4, 6, 8, 12, 16)
@@ -41,7 +41,7 @@ REST_AUTH0_SUBJECT = "auth0|bench-rest"
 @dataclass
 class BenchOptions:
     steps: list[int] = field(default_factory=lambda: list(DEFAULT_STEPS))
-    max_streams: int = 1500
+    max_streams: int = 1000
     timing: StepTiming = field(default_factory=StepTiming)
     transcription_steps: list[int] = field(default_factory=lambda: list(DEFAULT_TRANSCRIPTION_STEPS))
     max_transcribed_streams: int = 16
@@ -179,8 +179,8 @@ def baseline_endpoint(server: BenchServer) -> StreamEndpoint:
 
 
 def ladder_steps(options: BenchOptions) -> list[int]:
-    wanted = set(options.steps) | set(REPORT_POINTS)
-    return sorted(n for n in wanted if 0 < n <= options.max_streams)
+    counts = set(options.steps) | set(REPORT_POINTS)
+    return sorted(n for n in counts if 0 < n <= options.max_streams)
 
 
 async def run_ladder(
