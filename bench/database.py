@@ -37,20 +37,26 @@ class BenchDatabase:
 
 
 def create_database(server_url: str | None, work_dir: Path, name: str = DEFAULT_DATABASE_NAME) -> BenchDatabase:
-    """Create an empty database next to the one ``server_url`` names, or an SQLite file without it.
+    """Create an empty database next to the one ``server_url`` names, or an SQLite file without one.
+
+    An ``sqlite:`` URL also gets a fresh SQLite file, so the run never writes to the file it names.
 
     An existing PostgreSQL database called ``name`` is dropped first, so a run
     interrupted before its clean-up does not break the next one.
     """
-    if not server_url:
+    parts = urlsplit(server_url or "")
+    if not server_url or parts.scheme.startswith("sqlite"):
         path = work_dir / "bench.sqlite3"
         return BenchDatabase(url=f"sqlite:///{path}", engine="sqlite")
-
-    parts = urlsplit(server_url)
     if parts.scheme not in POSTGRES_SCHEMES:
         raise ValueError(
             f"DATABASE_URL scheme {parts.scheme!r} is not supported by the benchmark: "
             "use a postgres:// URL, or unset DATABASE_URL for SQLite"
+        )
+    if parts.path.lstrip("/") == name:
+        raise ValueError(
+            f"DATABASE_URL names the database {name!r}, which the benchmark drops and creates: "
+            "point DATABASE_URL at another database of the server, or pass --database-name"
         )
     maintenance_url = urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, ""))
     _drop_postgres_database(maintenance_url, name)
