@@ -17,7 +17,10 @@ import os
 import sys
 from pathlib import Path
 
+from typing import NoReturn
+
 import httpx
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from client.stream import AudioStreamClient, StreamFailed, download_url
 from streaming.audio.wav import WavFormatError, parse_header, read_wav
@@ -37,12 +40,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def fail_input(message: str) -> NoReturn:
+    """Exit with status 2, the status for a problem with the command's own input."""
+    print(message, file=sys.stderr)
+    sys.exit(2)
+
+
 def read_token(args: argparse.Namespace) -> str:
     if args.token_file:
         return args.token_file.read_text().strip()
     token = os.environ.get(TOKEN_VARIABLE, "").strip()
     if not token:
-        sys.exit(f"No access token: set {TOKEN_VARIABLE} or pass --token-file")
+        fail_input(f"No access token: set {TOKEN_VARIABLE} or pass --token-file")
     return token
 
 
@@ -84,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         audio_format, audio = read_wav(args.file)
     except (OSError, WavFormatError, ValueError) as exc:
-        sys.exit(f"Cannot read {args.file}: {exc}")
+        fail_input(f"Cannot read {args.file}: {exc}")
     client = AudioStreamClient(
         args.url, token, audio, audio_format, language=args.language, speed=args.speed,
         on_message=printer(args.interim),
@@ -94,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         outcome = asyncio.run(client.run())
     except StreamFailed as exc:
         print(f"Stream failed: {exc}")
+        return 1
+    except InvalidStatus as exc:
+        print(f"Stream failed: the server rejected the handshake with HTTP {exc.response.status_code}")
+        return 1
+    except (OSError, InvalidHandshake, ConnectionClosed) as exc:
+        print(f"Stream failed: cannot reach {args.url} ({exc}); check that the service is running")
         return 1
     summary = outcome.summary
     print(f"Summary: {summary['audio_seconds']} s, {summary['bytes']} bytes, {outcome.reconnects} reconnects")
