@@ -22,7 +22,7 @@ from typing import NoReturn
 import httpx
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from client.stream import AudioStreamClient, StreamFailed, download_url
+from client.stream import AudioStreamClient, RetryableRejection, StreamFailed, download_url
 from streaming.audio.wav import WavFormatError, parse_header, read_wav
 
 TOKEN_VARIABLE = "MEETING_STREAMER_TOKEN"
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Streaming {args.file.name}: {audio_format.seconds(len(audio)):.1f} s of {audio_format.describe()}")
     try:
         outcome = asyncio.run(client.run())
-    except StreamFailed as exc:
+    except (StreamFailed, RetryableRejection) as exc:
         print(f"Stream failed: {exc}")
         return 1
     except InvalidStatus as exc:

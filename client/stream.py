@@ -21,8 +21,16 @@ FRAME_SECONDS = 0.1
 RESUMABLE_CLOSE_CODES = {1001, 1006, 1011, 1012, 1013, 4409}
 
 
+# Handshake errors after which the same stream can be tried again shortly.
+RETRYABLE_ERROR_CODES = {"server_restarting", "stream_busy", "auth_unavailable"}
+
+
 class StreamFailed(Exception):
     """The server ended the stream with an error that resuming cannot fix."""
+
+
+class RetryableRejection(Exception):
+    """The server turned the connection away for now (restarting, busy or unavailable)."""
 
 
 @dataclass
@@ -68,15 +76,19 @@ class AudioStreamClient:
             try:
                 summary = await self._one_connection()
                 return StreamOutcome(self.stream_id or "", summary, self.finals, reconnects)
-            except (ConnectionClosed, InvalidMessage, OSError, asyncio.TimeoutError) as exc:
+            except (
+                ConnectionClosed, InvalidMessage, OSError, asyncio.TimeoutError, RetryableRejection
+            ) as exc:
                 code = getattr(getattr(exc, "rcvd", None), "code", 1006)
-                if self.stream_id is None or code not in RESUMABLE_CLOSE_CODES:
+                retryable = isinstance(exc, RetryableRejection) or code in RESUMABLE_CLOSE_CODES
+                if self.stream_id is None or not retryable:
                     raise
                 if reconnects >= self.max_reconnects:
                     raise StreamFailed(f"gave up after {reconnects} reconnects") from exc
                 reconnects += 1
                 logger.warning("Connection lost (code %s); resuming stream %s", code, self.stream_id)
-                await asyncio.sleep(min(2.0, 0.2 * reconnects))
+                # Back off 0.2 s, 0.4 s, ... up to 5 s: a restarting server needs a few seconds.
+                await asyncio.sleep(min(5.0, 0.2 * 2 ** (reconnects - 1)))
 
     async def _one_connection(self) -> dict:
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -96,7 +108,10 @@ class AudioStreamClient:
         message = json.loads(await asyncio.wait_for(socket.recv(), 30))
         self.on_message(message)
         if message.get("type") != "Ready":
-            raise StreamFailed(f"{message.get('code')}: {message.get('message')}")
+            description = f"{message.get('code')}: {message.get('message')}"
+            if message.get("code") in RETRYABLE_ERROR_CODES:
+                raise RetryableRejection(description)
+            raise StreamFailed(description)
         self.stream_id = message["stream_id"]
         return message
 

@@ -45,6 +45,11 @@ logger = logging.getLogger(__name__)
 WATCHDOG_INTERVAL_SECONDS = 0.5
 # How long a stream waits for the recording to catch up before it gives up.
 STORAGE_STALL_SECONDS = 10.0
+SERVER_RESTARTING = StreamError(
+    "server_restarting",
+    "the server is restarting; reconnect with stream_id to resume",
+    CLOSE_SERVICE_RESTART,
+)
 
 
 class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
@@ -77,6 +82,9 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
         self.subprotocol = self.scope.get("subprotocol")
         if self.user is None or self.scope.get("token") is None:
             await self.reject(StreamError("token_missing", "authenticate first", CLOSE_UNAUTHORIZED))
+            return
+        if shutdown.shutting_down():
+            await self.reject(SERVER_RESTARTING)
             return
         params = query_params(self.scope)
         try:
@@ -385,11 +393,7 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
     async def server_shutdown(self) -> None:
         await self.end_stream(
             StreamSession.Status.INTERRUPTED, CLOSE_SERVICE_RESTART, "server_restarting",
-            error=StreamError(
-                "server_restarting",
-                "the server is restarting; reconnect with stream_id to resume",
-                CLOSE_SERVICE_RESTART,
-            ),
+            error=SERVER_RESTARTING,
         )
 
     # Ending

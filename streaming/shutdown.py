@@ -27,6 +27,12 @@ class ShutdownTarget(Protocol):
 
 _open_streams: set[Any] = set()
 _installed = False
+_shutting_down = False
+
+
+def shutting_down() -> bool:
+    """Whether SIGTERM arrived: new streams are then turned away to another process."""
+    return _shutting_down
 _previous_handler: Any = None
 
 
@@ -59,6 +65,8 @@ def _install_handler() -> None:
 
 
 async def _shutdown(signum, frame) -> None:
+    global _shutting_down
+    _shutting_down = True
     streams = list(_open_streams)
     logger.info("SIGTERM: closing %d open streams", len(streams))
     if streams:

@@ -187,3 +187,20 @@ def test_frames_queued_at_close_are_stored(daphne_factory, auth0_issuer):
     assert detail["status"] == "interrupted"
     _, stored = download_recording(server, token, stream_id)
     assert stored == audio
+
+
+def test_restarting_server_turns_new_streams_away(daphne_factory, auth0_issuer):
+    server = daphne_factory(env={**auth0_issuer.env(), "TRANSCRIPTION_ENGINE": "none"})
+    token = auth0_issuer.mint("auth0|late-comer")
+
+    async def scenario():
+        socket, ready = await open_stream(server, token)
+        server.signal(signal.SIGTERM)
+        await read_until_close(socket)
+        late, first = await open_stream(server, token, stream_id=ready["stream_id"])
+        await read_until_close(late)
+        return first, late.close_code
+
+    first, close_code = run(scenario())
+    assert first["code"] == "server_restarting"
+    assert close_code == 1012
