@@ -2,11 +2,12 @@
 
 Serve the JWKS (until Ctrl-C)::
 
-    python manage.py local_issuer --port 8765 --key-file /tmp/issuer.pem
+    python manage.py local_issuer --port 8765
 
-Mint a token with the same key file, from another shell::
+Mint a token with the same key file (by default .local-issuer-key.pem in the
+project directory, as scripts/run uses), from another shell::
 
-    python manage.py local_issuer --mint --sub 'auth0|alice' --key-file /tmp/issuer.pem
+    python manage.py local_issuer --mint --sub 'auth0|alice'
 
 The service accepts these tokens when AUTH0_DOMAIN, AUTH0_ISSUER and
 AUTH0_JWKS_URL point at the issuer; serving prints those variables.
@@ -14,7 +15,6 @@ AUTH0_JWKS_URL point at the issuer; serving prints those variables.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -23,7 +23,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from accounts.auth0.local_issuer import DEFAULT_LIFETIME_SECONDS, LocalIssuer
 
 DEFAULT_PORT = 8765
-DEFAULT_KEY_FILE = Path(tempfile.gettempdir()) / "meeting-streamer-local-issuer.pem"
+# In the project directory rather than the shared /tmp, and the same file scripts/run uses.
+DEFAULT_KEY_FILE = Path(settings.BASE_DIR) / ".local-issuer-key.pem"
 
 
 class Command(BaseCommand):
