@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import re
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -11,6 +12,14 @@ from django.http import JsonResponse
 logger = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_SECONDS = 3.0
+# user:password@ in a URL, as driver messages may quote a connection string.
+_CREDENTIALS = re.compile(r"//[^/@\s]*@")
+
+
+def redact(message: str) -> str:
+    """Return the first line of a driver message with URL credentials removed."""
+    first_line = message.strip().splitlines()[0] if message.strip() else ""
+    return _CREDENTIALS.sub("//***@", first_line)[:300]
 
 
 async def live(request):
@@ -41,8 +50,9 @@ async def _probe(name: str, check) -> str | None:
     try:
         await asyncio.wait_for(check(), PROBE_TIMEOUT_SECONDS)
     except Exception as exc:  # noqa: BLE001  (any failure means "not ready")
-        # The exception class only: driver messages can contain connection strings.
-        logger.warning("Readiness check failed: %s (%s)", name, type(exc).__name__)
+        logger.warning(
+            "Readiness check failed: %s (%s: %s)", name, type(exc).__name__, redact(str(exc))
+        )
         return name
     return None
 

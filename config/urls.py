@@ -10,3 +10,6 @@ urlpatterns = [
     path("auth/", include("accounts.urls")),
     path("api/", include("streaming.urls")),
 ]
+
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

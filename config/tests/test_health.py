@@ -60,3 +60,5 @@ def test_legacy_mobile_auth_routes_absent(daphne_factory):
     server = daphne_factory()
     response = httpx.post(f"{server.http_url}/mobile-auth/login", json={})
     assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+    assert "/mobile-auth/login" in response.json()["detail"]
