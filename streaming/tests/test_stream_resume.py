@@ -204,3 +204,34 @@ def test_restarting_server_turns_new_streams_away(daphne_factory, auth0_issuer):
     first, close_code = run(scenario())
     assert first["code"] == "server_restarting"
     assert close_code == 1012
+
+
+def test_resume_of_foreign_or_unknown_stream_rejected(daphne_factory, auth0_issuer):
+    server = daphne_factory(env={**auth0_issuer.env(), "TRANSCRIPTION_ENGINE": "none"})
+    owner = auth0_issuer.mint("auth0|owner")
+    stranger = auth0_issuer.mint("auth0|stranger")
+
+    async def scenario():
+        socket, ready = await open_stream(server, owner)
+        socket.transport.abort()
+        foreign, foreign_first = await open_stream(server, stranger, stream_id=ready["stream_id"])
+        await read_until_close(foreign)
+        unknown, unknown_first = await open_stream(
+            server, owner, stream_id="0b6f3c1e-2d4a-4c8e-9f10-5a7b8c9d0e1f"
+        )
+        await read_until_close(unknown)
+        garbage, garbage_first = await open_stream(server, owner, stream_id="../../etc/passwd")
+        await read_until_close(garbage)
+        return (
+            (foreign_first, foreign.close_code),
+            (unknown_first, unknown.close_code),
+            (garbage_first, garbage.close_code),
+        )
+
+    foreign, unknown, garbage = run(scenario())
+    assert foreign[0]["code"] == "forbidden"
+    assert foreign[1] == 4403
+    assert unknown[0]["code"] == "stream_not_found"
+    assert unknown[1] == 4404
+    assert garbage[0]["code"] == "stream_not_found"
+    assert garbage[1] == 4404
