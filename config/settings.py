@@ -96,6 +96,16 @@ TEMPLATES = [
 # The embedded default is a SQLite file so that a first run needs no server.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# PostgreSQL connections come from a pool (psycopg-pool): opening one per
+# database call limited a process to a few dozen stream handshakes a second.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DATABASE_POOL", default=True
+):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
+        "timeout": 10,
+    }
 # Live-server tests start daphne in a subprocess, which must see the test
 # database, so SQLite tests use a file rather than an in-memory database.
 if os.environ.get("TEST_DATABASE_NAME"):

@@ -29,7 +29,7 @@ import json
 import logging
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from config.database import database_async
 
 from accounts.auth0.errors import (
     AuthError,
@@ -111,7 +111,7 @@ async def authenticate(scope: dict):
     """
     token = find_token(scope)
     verified = await get_verifier().averify(token)
-    user = await database_sync_to_async(load_user)(verified)
+    user = await database_async(load_user)(verified)
     return user, verified
 
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 
-from channels.db import database_sync_to_async
+from config.database import database_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from streaming import conf, sessions, shutdown
@@ -69,7 +69,7 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
         # Channels closes stale database connections (a thread hop) before every
         # handler. Audio frames touch no database, so they skip that hop, which
         # is about half of the per-frame cost; every database call here goes
-        # through database_sync_to_async, which closes connections itself.
+        # through database_async, which closes connections itself.
         if message["type"] == "websocket.receive":
             await self.websocket_receive(message)
             return
@@ -158,7 +158,7 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
         quota = sessions.quota_seconds(self.user, self.limits.monthly_quota_seconds)
         if quota is None:
             return None
-        used = await database_sync_to_async(sessions.monthly_usage_seconds)(self.user)
+        used = await database_async(sessions.monthly_usage_seconds)(self.user)
         counted = self.stream.session.usage_counted_seconds
         stored = self.stream.audio_format.seconds(self.received_bytes)
         # Usage already includes what this stream counted; its uncounted part is still due.
@@ -326,7 +326,7 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
             self.final_index += 1
             if index < self.stream.delivered_finals:
                 return
-            await database_sync_to_async(sessions.add_segment)(
+            await database_async(sessions.add_segment)(
                 self.stream.session.id, index, result, self.provisional_results
             )
         if replayed or self.provisional_results:
@@ -376,7 +376,7 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
     async def save_progress(self) -> None:
         stored = self.pipe.bytes_stored
         try:
-            await database_sync_to_async(sessions.record_progress)(
+            await database_async(sessions.record_progress)(
                 self.stream.session.id, stored, self.stream.audio_format.seconds(stored)
             )
         except Exception:  # noqa: BLE001  (the next heartbeat retries)
@@ -444,7 +444,7 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
         self.result_task.cancel()
         self.watchdog_task.cancel()
         await self.save_progress()
-        session = await database_sync_to_async(sessions.finish)(
+        session = await database_async(sessions.finish)(
             self.stream.session.id, status, close_code, reason, self.channel_name
         )
         await run_io(self.stream.writer.close)

@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 StoredCallback = Callable[[bytes, int], Awaitable[None]]
 
 # Recording I/O gets threads of its own so that a slow disk cannot starve the
-# default executor, which database_sync_to_async and health checks also use.
+# default executor, which database calls and health checks also use.
 _io_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="recording-io")
 
 

@@ -1,4 +1,4 @@
-"""Database operations on stream sessions and usage. Blocking: call through database_sync_to_async."""
+"""Database operations on stream sessions and usage. Blocking: call through config.database.database_async."""
 
 from __future__ import annotations
 

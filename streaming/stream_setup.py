@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from config.database import database_async
 
 from streaming import conf, sessions
 from streaming.audio.format import AudioFormat, AudioFormatError, parse_audio_format
@@ -74,7 +74,7 @@ async def open_new(user, params: dict[str, str], owner: str) -> OpenedStream:
     language = check_language(params, engine_name)
     audio_format = parse_format(params)
 
-    live = await database_sync_to_async(sessions.count_live_streams)(
+    live = await database_async(sessions.count_live_streams)(
         user, stale_after_seconds=3 * limits.heartbeat_seconds
     )
     if live >= limits.max_concurrent_per_user:
@@ -86,7 +86,7 @@ async def open_new(user, params: dict[str, str], owner: str) -> OpenedStream:
         )
     await check_quota(user, limits.monthly_quota_seconds)
 
-    session = await database_sync_to_async(sessions.create_session)(
+    session = await database_async(sessions.create_session)(
         user, audio_format, language, engine_name, owner
     )
     storage = get_recording_storage()
@@ -99,7 +99,7 @@ async def check_quota(user, default_quota: int) -> None:
     quota = sessions.quota_seconds(user, default_quota)
     if quota is None:
         return
-    used = await database_sync_to_async(sessions.monthly_usage_seconds)(user)
+    used = await database_async(sessions.monthly_usage_seconds)(user)
     if used >= quota:
         raise StreamError(
             "quota_exceeded",
@@ -111,7 +111,7 @@ async def check_quota(user, default_quota: int) -> None:
 
 async def open_resumed(user, stream_id: str, params: dict[str, str], owner: str, channel_layer) -> OpenedStream:
     limits = conf.stream_limits()
-    session = await database_sync_to_async(sessions.find_resumable)(
+    session = await database_async(sessions.find_resumable)(
         user, stream_id, limits.resume_window_seconds
     )
     audio_format = AudioFormat(session.encoding, session.sample_rate, session.channels)
@@ -119,12 +119,12 @@ async def open_resumed(user, stream_id: str, params: dict[str, str], owner: str,
     await check_quota(user, limits.monthly_quota_seconds)
 
     await take_over(session, owner, channel_layer)
-    delivered = await database_sync_to_async(sessions.final_segment_count)(session.id)
+    delivered = await database_async(sessions.final_segment_count)(session.id)
     try:
         writer = await open_for_append(str(session.id), audio_format)
     except StreamError as error:
         # Let go of the claim so that the next attempt need not wait for this connection.
-        await database_sync_to_async(sessions.finish)(
+        await database_async(sessions.finish)(
             session.id, StreamSession.Status.INTERRUPTED, error.close_code, error.code, owner
         )
         raise
@@ -153,20 +153,20 @@ def check_same_format(params: dict[str, str], session: StreamSession, audio_form
 
 async def take_over(session: StreamSession, owner: str, channel_layer) -> None:
     """Detach the stream from an older connection, which then closes with 4409."""
-    status, old_owner = await database_sync_to_async(sessions.owner_of)(session.id)
+    status, old_owner = await database_async(sessions.owner_of)(session.id)
     if status == StreamSession.Status.ACTIVE and old_owner and channel_layer is not None:
         await channel_layer.send(old_owner, {"type": "stream.takeover"})
         deadline = asyncio.get_running_loop().time() + TAKEOVER_WAIT_SECONDS
         while asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.1)
-            status, current = await database_sync_to_async(sessions.owner_of)(session.id)
+            status, current = await database_async(sessions.owner_of)(session.id)
             if current != old_owner or status != StreamSession.Status.ACTIVE:
                 break
         else:
             # The owner's process is gone (killed, or its connection is half-open
             # on a process that no longer answers): take the stream regardless.
             logger.warning("Stream %s: previous connection did not answer; taking over", session.id)
-    await database_sync_to_async(sessions.claim)(session.id, owner)
+    await database_async(sessions.claim)(session.id, owner)
 
 
 async def open_for_append(stream_id: str, audio_format: AudioFormat) -> RecordingWriter:

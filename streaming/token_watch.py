@@ -22,7 +22,7 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 
-from channels.db import database_sync_to_async
+from config.database import database_async
 from django.conf import settings
 
 from accounts.auth0.errors import (
@@ -76,7 +76,7 @@ class TokenWatchMixin:
 
         # A revocation committed between the handshake check and group_add was
         # broadcast to a group this socket had not joined yet, so check once more.
-        revoked = await database_sync_to_async(self._is_revoked_now)(user, token)
+        revoked = await database_async(self._is_revoked_now)(user, token)
         if revoked:
             self._spawn(self._end_for_auth(TokenRevokedError()))
 
@@ -137,7 +137,7 @@ class TokenWatchMixin:
                 raise ForbiddenError(
                     "The new token belongs to another user; open a new stream for that user."
                 )
-            user = await database_sync_to_async(load_user)(verified)
+            user = await database_async(load_user)(verified)
         except AuthUnavailableError as exc:
             # The current token stays valid, so the stream stays open and the client can retry.
             await self.send_error(exc.code, exc.message)

@@ -1,0 +1,15 @@
+"""Database access from async code on a pool of threads, not on one shared thread."""
+
+from channels.db import database_sync_to_async
+
+
+def database_async(function):
+    """Wrap a blocking database function for async callers.
+
+    It closes stale connections (or returns them to the pool) around each call,
+    like Channels' database_sync_to_async. That one runs every call on a single
+    thread shared by the whole process by default, so each stream's database
+    work would queue behind every other stream's; this runs on the event
+    loop's thread pool instead.
+    """
+    return database_sync_to_async(function, thread_sensitive=False)
