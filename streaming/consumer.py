@@ -42,7 +42,8 @@ from streaming.transcriber import (
 
 logger = logging.getLogger(__name__)
 
-WATCHDOG_INTERVAL_SECONDS = 0.5
+# Each open stream wakes this often to check its idle timeout and heartbeat.
+WATCHDOG_INTERVAL_SECONDS = 1.0
 # How long a stream waits for the recording to catch up before it gives up.
 STORAGE_STALL_SECONDS = 10.0
 SERVER_RESTARTING = StreamError(
