@@ -7,9 +7,9 @@ def database_async(function):
     """Wrap a blocking database function for async callers.
 
     It closes stale connections (or returns them to the pool) around each call,
-    like Channels' database_sync_to_async. That one runs every call on a single
-    thread shared by the whole process by default, so each stream's database
-    work would queue behind every other stream's; this runs on the event
+    like Channels' database_sync_to_async. By default that one runs every call
+    on a single thread shared by the whole process, so each stream's database
+    work would queue behind every other stream's. This one runs on the event
     loop's thread pool instead.
     """
     return database_sync_to_async(function, thread_sensitive=False)

@@ -1,4 +1,4 @@
-"""JSON bodies for errors Django answers before any API view runs (unknown URLs, crashes)."""
+"""JSON bodies for errors that Django returns before any API view runs (unknown URLs, crashes)."""
 
 from django.http import JsonResponse
 
