@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from streaming.append_threads import assign_append_thread
 from streaming.protocol import CLOSE_INTERNAL_ERROR, StreamError
 from streaming.recording.base import RecordingWriter
 
@@ -14,16 +15,17 @@ logger = logging.getLogger(__name__)
 
 StoredCallback = Callable[[bytes, int], Awaitable[None]]
 
-# Recording I/O gets threads of its own so that a slow disk cannot starve the
-# default executor, which database calls and health checks also use.
+# Opening, closing and reading recordings get threads of their own so that a
+# slow disk cannot starve the default executor, which database calls and health
+# checks also use. Appends go to streaming.append_threads.
 _io_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="recording-io")
 
 
 class RecordingPipe:
-    """Feed received audio to a RecordingWriter in a worker thread.
+    """Feed received audio to a RecordingWriter on an append thread.
 
     Frames that arrive while a write is in flight are joined into the next
-    write, so one thread hop serves many frames when the server is busy. After
+    write, so one write serves many frames when the server is busy. After
     each write ``on_stored(data, bytes_stored)`` runs on the event loop; it
     must not raise.
     """
@@ -35,6 +37,7 @@ class RecordingPipe:
         self._on_stored = on_stored
         self._max_pending_bytes = max_pending_bytes
         self._pending = bytearray()
+        self._append_thread = assign_append_thread()
         self._wakeup = asyncio.Event()
         self._room = asyncio.Event()
         self._closing = False
@@ -94,7 +97,6 @@ class RecordingPipe:
             await asyncio.shield(self._task)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
@@ -102,7 +104,7 @@ class RecordingPipe:
                 data = bytes(self._pending)
                 self._pending.clear()
                 try:
-                    total = await loop.run_in_executor(_io_executor, self.writer.append, data)
+                    total = await self._append_thread.append(self.writer.append, data)
                 except Exception as exc:  # noqa: BLE001  (any storage failure ends the stream)
                     logger.exception("Recording write failed (%d bytes lost)", len(data))
                     self.failure = exc
