@@ -1,4 +1,4 @@
-"""Threads that append recording writes of many streams, answering the event loop in batches.
+"""Threads that append the recording writes of many streams and report to the event loop in batches.
 
 A stream at real-time pace writes ten frames a second, one write each.
 Handing every write to a thread pool costs the event loop a concurrent

@@ -69,8 +69,8 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
     async def dispatch(self, message):
         # Channels closes stale database connections (a thread hop) before every
         # handler. Audio frames touch no database, so they skip that hop, which
-        # is about half of the per-frame cost; every database call here goes
-        # through database_async, which closes connections itself.
+        # is about half of Channels' per-frame cost. Every database call here
+        # goes through database_async, which closes connections itself.
         if message["type"] == "websocket.receive":
             await self.websocket_receive(message)
             return

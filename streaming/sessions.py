@@ -28,7 +28,7 @@ def count_live_streams(user, stale_after_seconds: float) -> int:
     """Count the user's streams that are active and were seen recently.
 
     A stream whose process died without closing it stays ``active`` in the
-    database; the heartbeat age tells it apart from a live one.
+    database; the age of its last heartbeat sets it apart from a live one.
     """
     seen_since = timezone.now() - timedelta(seconds=stale_after_seconds)
     return StreamSession.objects.filter(

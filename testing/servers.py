@@ -30,7 +30,11 @@ def database_url(settings_dict: Mapping) -> str:
         return f"sqlite:///{name}"
     user = settings_dict.get("USER") or ""
     password = settings_dict.get("PASSWORD") or ""
-    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    credentials = ""
+    if password:
+        credentials = f"{user}:{password}@"
+    elif user:
+        credentials = f"{user}@"
     host = settings_dict.get("HOST") or "127.0.0.1"
     port = settings_dict.get("PORT") or 5432
     return f"postgres://{credentials}{host}:{port}/{name}"
@@ -75,7 +79,7 @@ class DaphneServer:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"daphne did not answer /health within {timeout} s:\n{self.logs()}")
+        raise RuntimeError(f"daphne did not respond to /health within {timeout} s:\n{self.logs()}")
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

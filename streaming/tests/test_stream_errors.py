@@ -234,18 +234,18 @@ def test_monthly_quota(daphne_factory, auth0_issuer):
         for start in range(0, len(audio), 3200):
             await socket.send(audio[start : start + 3200])
         rest = await read_until_close(socket)
-        again, refusal = await open_stream(server, token)
+        again, rejection = await open_stream(server, token)
         await read_until_close(again)
-        return rest, socket.close_code, refusal, again.close_code
+        return rest, socket.close_code, rejection, again.close_code
 
-    rest, close_code, refusal, refusal_code = run(scenario())
+    rest, close_code, rejection, rejection_close_code = run(scenario())
     errors = [message for message in rest if message["type"] == "Error"]
     assert errors[0]["code"] == "quota_exceeded"
     assert rest[-1]["type"] == "Summary"
     assert rest[-1]["audio_seconds"] == 1.0
     assert close_code == 4429
-    assert refusal["code"] == "quota_exceeded"
-    assert refusal_code == 4429
+    assert rejection["code"] == "quota_exceeded"
+    assert rejection_close_code == 4429
 
 
 def test_engine_limit_records_without_transcripts(daphne_factory, auth0_issuer):
