@@ -119,6 +119,8 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
         self.max_frame_bytes = max(fmt.frame_size, int(limits.max_frame_seconds * fmt.bytes_per_second))
         self.max_stream_bytes = int(limits.max_duration_seconds * fmt.bytes_per_second)
         self.quota_bytes = await self.remaining_quota_bytes()
+        # Fixed for the connection, so the frame path only compares numbers.
+        self.byte_limit, self.byte_limit_error = self.stream_byte_limit()
         started = time.monotonic() - (time.time() - stream.session.started_at.timestamp())
         self.rate_limit = RealTimeRateLimit(
             fmt.bytes_per_second, limits.rate_limit_factor, limits.rate_burst_seconds, started
@@ -245,7 +247,7 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
             ))
             return
 
-        limit, limit_error = self.stream_byte_limit()
+        limit, limit_error = self.byte_limit, self.byte_limit_error
         frame = frame[: max(0, limit - self.received_bytes - len(self.aligner.pending))]
         data = self.aligner.push(frame)
         self.received_bytes += len(data)
@@ -264,7 +266,7 @@ class AudioStreamConsumer(TokenWatchMixin, AsyncWebsocketConsumer):
             )
 
     def stream_byte_limit(self) -> tuple[int, StreamError | None]:
-        """Return the stream's byte limit now and the error to send on reaching it."""
+        """Return the stream's byte limit and the error to send on reaching it."""
         limit, error = self.max_stream_bytes, StreamError(
             "max_duration",
             f"the stream reached its maximum duration of {self.limits.max_duration_seconds:g} s; "
