@@ -58,7 +58,7 @@ async def _probe(name: str, check) -> str | None:
 
 
 async def ready(request):
-    """Report 200 when the database and the channel layer both answer, else 503."""
+    """Report 200 when the database and the channel layer both respond, else 503."""
     failures = [
         failed
         for failed in (

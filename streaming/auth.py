@@ -106,8 +106,8 @@ def find_token(scope: dict) -> str:
 async def authenticate(scope: dict):
     """Return the user and verified token of a handshake, raising ``AuthError`` on failure.
 
-    JWKS fetches run on the JWKS client's thread and the user lookup on
-    Channels' database thread, so the event loop never waits for I/O.
+    JWKS fetches run on the JWKS client's thread and the user lookup on a
+    database thread (config.database), so the event loop never waits for I/O.
     """
     token = find_token(scope)
     verified = await get_verifier().averify(token)

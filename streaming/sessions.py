@@ -28,7 +28,7 @@ def count_live_streams(user, stale_after_seconds: float) -> int:
     """Count the user's streams that are active and were seen recently.
 
     A stream whose process died without closing it stays ``active`` in the
-    database; the age of its last heartbeat sets it apart from a live one.
+    database. The age of its last heartbeat sets it apart from a live one.
     """
     seen_since = timezone.now() - timedelta(seconds=stale_after_seconds)
     return StreamSession.objects.filter(
@@ -114,8 +114,8 @@ def record_progress(session_id, stored_bytes: int, audio_seconds: float) -> None
     """Store the stream's progress and add its new audio seconds to the monthly usage.
 
     Usage grows by the difference to what was counted before, inside one
-    transaction, so every audio second is counted exactly once however often
-    this runs and on whichever process.
+    transaction that locks the stream's row. So every audio second is counted
+    once, however often this runs and on whichever process.
     """
     with transaction.atomic():
         session = StreamSession.objects.select_for_update().get(id=session_id)

@@ -31,7 +31,7 @@ _shutting_down = False
 
 
 def shutting_down() -> bool:
-    """Whether SIGTERM arrived: new streams are then turned away to another process."""
+    """Return whether SIGTERM arrived, after which new streams are turned away to another process."""
     return _shutting_down
 _previous_handler: Any = None
 

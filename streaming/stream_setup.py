@@ -164,7 +164,7 @@ async def take_over(session: StreamSession, owner: str, channel_layer) -> None:
                 break
         else:
             # The owner's process is gone (killed, or its connection is half-open
-            # on a process that no longer answers): take the stream regardless.
+            # on a process that no longer responds): take the stream regardless.
             logger.warning("Stream %s: previous connection did not answer; taking over", session.id)
     await database_async(sessions.claim)(session.id, owner)
 
